@@ -1,0 +1,124 @@
+"""The study's figures, each drawn from collected runs (see ``collect_runs``)."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from robustlib.results.table import METHOD_LABELS
+
+SELECTING_METHODS = ("spl", "prl", "cce", "coteaching")
+
+
+def _at_rate(frame: pd.DataFrame, rate: float) -> pd.DataFrame:
+    return frame[np.isclose(frame["noise_rate"], rate)]
+
+
+def _band(ax, history: pd.DataFrame, column: str, label: str, **style) -> None:
+    """Mean over seeds per epoch as a line, ± one std as a band."""
+    stats = history.groupby("epoch")[column].agg(["mean", "std"]) * 100
+    line = ax.plot(stats.index, stats["mean"], label=label, **style)[0]
+    ax.fill_between(stats.index, stats["mean"] - stats["std"].fillna(0), stats["mean"] + stats["std"].fillna(0),
+                    color=line.get_color(), alpha=0.15, linewidth=0)
+
+
+def baseline_curves(history: pd.DataFrame, *, rate: float):
+    """Baseline's validation accuracy on non-corrupted examples per epoch, clean vs noisy."""
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    baseline = history[history["method"] == "ce"]
+    _band(ax, _at_rate(baseline, 0.0), "val_clean_subset_accuracy", "clean labels")
+    _band(ax, _at_rate(baseline, rate), "val_clean_subset_accuracy", f"{round(rate * 100)}% symmetric noise")
+    ax.set(xlabel="epoch", ylabel="validation accuracy, non-corrupted examples [%]",
+           title="Cross-entropy baseline")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def method_curves(history: pd.DataFrame, *, rate: float, methods: tuple[str, ...]):
+    """Every method's validation accuracy on non-corrupted examples per epoch under noise."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    noisy = _at_rate(history, rate)
+    for method in methods:
+        style = {"color": "black", "linewidth": 2.5} if method == "ce" else {}
+        _band(ax, noisy[noisy["method"] == method], "val_clean_subset_accuracy", METHOD_LABELS.get(method, method), **style)
+    ax.set(xlabel="epoch", ylabel="validation accuracy, non-corrupted examples [%]",
+           title=f"All methods, {round(rate * 100)}% symmetric noise")
+    ax.legend(fontsize=8, ncol=2)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def noise_sweep(runs: pd.DataFrame, *, methods: tuple[str, ...], metric: str = "final_test_accuracy"):
+    """Test accuracy against noise rate, one line per method (mean over the seeds present)."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for method in methods:
+        stats = runs[runs["method"] == method].groupby("noise_rate")[metric].mean() * 100
+        style = {"color": "black", "linewidth": 2.5} if method == "ce" else {}
+        ax.plot(stats.index * 100, stats.values, marker="o", label=METHOD_LABELS.get(method, method), **style)
+    ax.set(xlabel="share of corrupted training and validation labels [%]", ylabel="test accuracy [%]",
+           title="Test accuracy against noise rate")
+    ax.legend(fontsize=8, ncol=2)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def memorisation(history: pd.DataFrame, *, rate: float, methods: tuple[str, ...]):
+    """Share of corrupted training examples predicted as their noisy label, per epoch."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    noisy = _at_rate(history, rate)
+    for method in methods:
+        style = {"color": "black", "linewidth": 2.5} if method == "ce" else {}
+        _band(ax, noisy[noisy["method"] == method], "train_corrupted_noisy_share", METHOD_LABELS.get(method, method), **style)
+    ax.set(xlabel="epoch", ylabel="corrupted training examples\npredicted as their noisy label [%]",
+           title="Memorisation of the wrong labels")
+    ax.legend(fontsize=8, ncol=2)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def detection(history: pd.DataFrame, *, rate: float, methods: tuple[str, ...] = SELECTING_METHODS):
+    """Precision and recall of the selecting methods' dropped examples as noise detectors."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    noisy = _at_rate(history, rate)
+    for method in methods:
+        subset = noisy[noisy["method"] == method]
+        if subset.empty or subset["selection_precision"].isna().all():
+            continue
+        label = METHOD_LABELS.get(method, method)
+        _band(axes[0], subset, "selection_precision", label)
+        _band(axes[1], subset, "selection_recall", label)
+    axes[0].set(xlabel="epoch", ylabel="[%]", title="precision: dropped examples that were corrupted")
+    axes[1].set(xlabel="epoch", title="recall: corrupted examples that were dropped")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def early_stopping(runs: pd.DataFrame, *, rate: float, methods: tuple[str, ...]):
+    """Final-model and best-validation-epoch test accuracy per method under noise."""
+    noisy = _at_rate(runs, rate)
+    stats = noisy.groupby("method")[["final_test_accuracy", "best_test_accuracy"]].mean().reindex(list(methods)) * 100
+    fig, ax = plt.subplots(figsize=(8, 4))
+    positions = np.arange(len(methods))
+    ax.bar(positions - 0.2, stats["final_test_accuracy"], width=0.4, label="final model")
+    ax.bar(positions + 0.2, stats["best_test_accuracy"], width=0.4, label="best noisy-validation epoch")
+    ax.set_xticks(positions, [m for m in methods], rotation=0)
+    low = np.nanmin(stats.values) if np.isfinite(stats.values).any() else 0
+    ax.set_ylim(max(0, low - 5), None)
+    ax.set(ylabel="test accuracy [%]", title=f"Early stopping, {round(rate * 100)}% symmetric noise")
+    ax.legend()
+    ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    return fig
