@@ -45,7 +45,17 @@ def test_profiles_cover_the_study_grid():
         for rate in (0.1, 0.4, 0.6):
             assert (method, rate, 0) in keys
     # 8 methods x 2 conditions x 5 seeds + 8 methods x 3 extra rates x 1 seed, each once.
-    assert len(configs) == 80 + 24
+    assert len(default.study_configs()) == 80 + 24
+    # Plus 3 ablations x 5 seeds at the main rate.
+    assert len(configs) == 80 + 24 + 15
+
+
+def test_ablations_replace_the_method_params():
+    labels = {label: config for label, config in get_profile("default").ablation_configs()}
+    reference_cce = labels["cce, clipping after epoch 1 (reference)"]
+    assert reference_cce.method == "cce"
+    assert reference_cce.method_params["warmup_epochs"] == 1
+    assert reference_cce.noise_rate == 0.2
 
 
 def test_unknown_profile_rejected():

@@ -149,7 +149,8 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def _build_optimizers(model: TextClassifier, settings: TrainSettings) -> list[torch.optim.Optimizer]:
+def build_optimizers(model: TextClassifier, settings: TrainSettings) -> list[torch.optim.Optimizer]:
+    """Build the optimizers of one network: one for its dense and one for its sparse parameters."""
     sparse, dense = model.param_groups()
     sparse_lr = settings.sparse_lr if settings.sparse_lr is not None else settings.lr
     optimizers: list[torch.optim.Optimizer] = []
@@ -264,7 +265,7 @@ def fit(
     for model in models:
         model.to(device)
         model.train()
-    optimizers = [_build_optimizers(model, settings) for model in models]
+    optimizers = [build_optimizers(model, settings) for model in models]
     steps_per_epoch = math.ceil(len(train) / settings.batch_size)
     total_steps = steps_per_epoch * settings.epochs
     schedulers = [
