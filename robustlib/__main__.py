@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -12,7 +13,7 @@ logger = logging.getLogger("robustlib")
 
 
 def _parse_value(text: str):
-    """A ``--set`` value: JSON when it parses (numbers, null, lists, objects), else a string."""
+    """Parse a ``--set`` value: JSON when it parses (numbers, null, lists, objects), else a string."""
     try:
         return json.loads(text)
     except json.JSONDecodeError:
@@ -101,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--set", action="append", metavar="KEY=VALUE",
                      help="set one value, e.g. --set method=elr --set noise_rate=0.4 --set epochs=10")
     run.add_argument("--out", required=True, help="results folder")
-    run.add_argument("--overwrite", action="store_true", help="rerun even if the folder holds a complete result")
+    run.add_argument("--overwrite", action="store_true", help="rerun even if the folder contains a complete result")
     run.add_argument("--no-progress", action="store_true", help="hide progress bars")
     run.set_defaults(handler=_command_run)
 
@@ -127,12 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Like ROBUSTLIB_DATA_HOME, the option may list several folders.
+    args.data_home = args.data_home.split(os.pathsep) if args.data_home else None
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from robustlib.experiment.config import ConfigError
-
     try:
         return args.handler(args)
-    except (ConfigError, FileNotFoundError) as error:
+    except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

@@ -132,7 +132,7 @@ class ExperimentConfig:
             raise ConfigError(str(error)) from error
 
     def to_dict(self) -> dict[str, Any]:
-        """The resolved configuration as JSON-ready plain values."""
+        """Return the resolved configuration as JSON-ready plain values."""
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         for name in ("dataset_options", "method_params", "model_params"):
             values[name] = dict(values[name])
@@ -141,7 +141,7 @@ class ExperimentConfig:
         return values
 
     def to_parameters(self) -> dict[str, Any]:
-        """The configuration as flat notebook parameters (training settings at top level)."""
+        """Return the configuration as flat notebook parameters (training settings at top level)."""
         values = self.to_dict()
         train = values.pop("train")
         return {**values, **train}
@@ -155,12 +155,12 @@ class ExperimentConfig:
         return cls.from_dict({**values, "train": train})
 
     def key(self) -> str:
-        """A 12-character digest of the resolved configuration; equal configs, equal keys."""
+        """Return a 12-character digest of the resolved configuration; equal configs give equal keys."""
         text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     def run_name(self) -> str:
-        """A readable, unique folder name: dataset, method, noise, seed and the key."""
+        """Return a readable, unique folder name: dataset, method, noise, seed and the key."""
         rate = f"{round(self.noise_rate * 100):02d}" if self.noise != "none" else "00"
         return f"{self.dataset}-{self.method}-{self.noise}{rate}-seed{self.seed}-{self.key()}"
 

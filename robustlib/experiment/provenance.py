@@ -16,7 +16,7 @@ PACKAGES = ("robustlib", "torch", "numpy", "pandas", "transformers", "tqdm", "pa
 
 
 def package_versions() -> dict[str, str | None]:
-    """Installed version of each package in ``PACKAGES`` (None when absent)."""
+    """Return the installed version of each package in ``PACKAGES`` (None when absent)."""
     versions: dict[str, str | None] = {}
     for name in PACKAGES:
         try:
@@ -27,7 +27,7 @@ def package_versions() -> dict[str, str | None]:
 
 
 def git_commit() -> str | None:
-    """The commit of the robustlib checkout, with ``-dirty`` when it has uncommitted changes.
+    """Return the commit of the robustlib checkout, with ``-dirty`` when it has uncommitted changes.
 
     None when robustlib is not run from a git checkout or git is missing.
     """
@@ -49,7 +49,7 @@ def git_commit() -> str | None:
 
 
 def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo, or ``platform.processor()`` elsewhere."""
+    """Return the CPU's model name from /proc/cpuinfo, or ``platform.processor()`` elsewhere."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -60,7 +60,7 @@ def cpu_model() -> str:
 
 
 def collect(device: str) -> dict:
-    """A JSON-ready provenance record for a run on ``device``."""
+    """Collect a JSON-ready provenance record for a run on ``device``."""
     return {
         "packages": package_versions(),
         "python": sys.version.split()[0],

@@ -42,5 +42,5 @@ def read_json(path: Path) -> Any:
 
 
 def is_complete(folder: Path) -> bool:
-    """True when ``folder`` holds a finished experiment (its metrics file exists)."""
+    """Return True when ``folder`` contains a finished experiment (its metrics file exists)."""
     return (Path(folder) / METRICS_FILE).is_file()

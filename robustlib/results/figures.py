@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")
-
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 import pandas as pd
 
 from robustlib.results.table import METHOD_LABELS
@@ -25,6 +22,7 @@ def _band(ax, history: pd.DataFrame, column: str, label: str, **style) -> None:
     line = ax.plot(stats.index, stats["mean"], label=label, **style)[0]
     ax.fill_between(stats.index, stats["mean"] - stats["std"].fillna(0), stats["mean"] + stats["std"].fillna(0),
                     color=line.get_color(), alpha=0.15, linewidth=0)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def baseline_curves(history: pd.DataFrame, *, rate: float):

@@ -760,7 +760,7 @@ def run_jupyter_book(command: list[str]) -> None:
                 problems.append(line)
                 logger.warning("jupyter-book: %s", line)
             else:
-                logger.info("jupyter-book: %s", line)
+                logger.debug("jupyter-book: %s", line)
         status = process.wait()
 
     if status != 0:

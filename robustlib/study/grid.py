@@ -12,7 +12,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from robustlib.experiment import store
 from robustlib.experiment.config import ExperimentConfig
@@ -47,7 +47,7 @@ class GridSummary:
 
 
 def is_run_complete(folder: Path) -> bool:
-    """True when ``folder`` holds a finished experiment and its executed notebook."""
+    """Return True when ``folder`` contains a finished experiment and its executed notebook."""
     return store.is_complete(folder) and (folder / EXECUTED_NOTEBOOK).is_file()
 
 
@@ -55,14 +55,14 @@ def execute_one(
     parameters: dict,
     run_dir: str,
     notebook: str,
-    data_home: str | None,
+    data_home: list[str] | None,
     kernel_name: str,
 ) -> float:
     """Execute the experiment notebook for one configuration; return its wall time.
 
     Runs in a worker process. papermill writes the executed notebook and the notebook writes
     the results into a private partial folder, which is renamed to ``run_dir`` only when
-    everything succeeded, so ``run_dir`` never holds a partial result. A failed run's folder
+    everything succeeded, so ``run_dir`` never contains a partial result. A failed run's folder
     moves to ``.failed/<run name>/`` beside it, where its executed notebook shows the error.
     """
     import papermill
@@ -96,8 +96,12 @@ def execute_one(
     return time.perf_counter() - started
 
 
+def _as_list(data_home: str | Path | list) -> list:
+    return list(data_home) if isinstance(data_home, (list, tuple)) else [data_home]
+
+
 def default_workers() -> int:
-    """One worker per CPU core available to this process."""
+    """Return one worker per CPU core available to this process."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:
@@ -110,7 +114,7 @@ def run_grid(
     *,
     workers: int | None = None,
     notebook: str | Path = EXPERIMENT_NOTEBOOK,
-    data_home: str | None = None,
+    data_home: str | Path | list | None = None,
     executor: concurrent.futures.Executor | None = None,
     kernel_name: str = "python3",
     progress: bool = True,
@@ -135,7 +139,8 @@ def run_grid(
         progress: Show an overall tqdm bar.
     """
     started = time.perf_counter()
-    runs_dir = Path(runs_dir)
+    # Absolute, because each notebook runs with its own run folder as working directory.
+    runs_dir = Path(runs_dir).resolve()
     runs_dir.mkdir(parents=True, exist_ok=True)
     notebook = Path(notebook)
     if not notebook.is_file():
@@ -166,7 +171,7 @@ def run_grid(
                 config.to_parameters(),
                 str(runs_dir / config.run_name()),
                 str(notebook),
-                None if data_home is None else str(data_home),
+                None if data_home is None else [str(folder) for folder in _as_list(data_home)],
                 kernel_name,
             ): config.run_name()
             for config in pending

@@ -106,7 +106,7 @@ class Profile:
         return list(unique.values())
 
     def describe(self) -> dict[str, Any]:
-        """The profile as plain values, for the reproducibility page."""
+        """Return the profile as plain values, for the reproducibility page."""
         return {
             "name": self.name,
             "description": self.description,
@@ -183,7 +183,7 @@ PROFILES: dict[str, Profile] = {
 
 
 def get_profile(name: str) -> Profile:
-    """The profile called ``name``; raises ValueError listing the profiles otherwise."""
+    """Return the profile called ``name``; raise ValueError listing the profiles otherwise."""
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r}; expected one of {', '.join(PROFILES)}")
     return PROFILES[name]

@@ -13,6 +13,18 @@ logger = logging.getLogger(__name__)
 RESULTS_NOTEBOOK = REPO_ROOT / "notebooks" / "results.ipynb"
 
 
+def _hide_injected_parameters(path: Path) -> None:
+    """Tag papermill's injected parameters cell ``remove-cell`` so the book does not show it."""
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "remove-cell"]
+    nbformat.write(notebook, path)
+
+
 def execute_results_notebook(
     *,
     profile: str,
@@ -44,6 +56,7 @@ def execute_results_notebook(
             progress_bar=False,
             cwd=str(book_build),
         )
+        _hide_injected_parameters(partial)
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from robustlib.methods.base import Method
 from robustlib.models.base import TextClassifier
@@ -140,7 +140,7 @@ class FitResult:
 
 
 def resolve_device(name: str) -> torch.device:
-    """The device for ``name``; ``"auto"`` picks CUDA when PyTorch can see a GPU."""
+    """Return the device for ``name``; ``"auto"`` picks CUDA when PyTorch can see a GPU."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
@@ -196,7 +196,7 @@ def predict(
     batch_size: int = 1024,
     indices: Tensor | None = None,
 ) -> Tensor:
-    """``(M,)`` int64 predicted classes for the examples at ``indices`` (default: all ``num_examples``)."""
+    """Predict the ``(M,)`` int64 classes of the examples at ``indices`` (default: all ``num_examples``)."""
     was_training = model.training
     model.eval()
     if indices is None:
@@ -400,5 +400,5 @@ def _evaluate(
 
 
 def settings_dict(settings: TrainSettings) -> dict:
-    """The settings as a JSON-ready dict."""
+    """Return the settings as a JSON-ready dict."""
     return asdict(settings)

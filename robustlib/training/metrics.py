@@ -19,7 +19,7 @@ def _as_numpy(values) -> np.ndarray:
 
 
 def accuracy(predictions, labels, mask=None) -> float:
-    """Share of ``predictions`` equal to ``labels``, over the examples where ``mask`` is True."""
+    """Return the share of ``predictions`` equal to ``labels`` where ``mask`` is True."""
     predictions, labels = _as_numpy(predictions), _as_numpy(labels)
     if mask is not None:
         mask = _as_numpy(mask).astype(bool)
@@ -30,7 +30,7 @@ def accuracy(predictions, labels, mask=None) -> float:
 
 
 def corrupted_shares(predictions, clean_labels, noisy_labels, corrupted) -> tuple[float, float]:
-    """Where the predictions on corrupted examples go.
+    """Measure where the predictions on corrupted examples go.
 
     Returns:
         ``(true_share, noisy_share)``: among examples with ``corrupted`` True, the share predicted
@@ -45,7 +45,7 @@ def corrupted_shares(predictions, clean_labels, noisy_labels, corrupted) -> tupl
 
 
 def detection_scores(dropped_and_corrupted: int, dropped: int, corrupted: int) -> tuple[float, float]:
-    """Precision and recall of a method's selection as a noise detector.
+    """Score a method's selection as a noise detector: precision and recall.
 
     An example the method dropped, clipped or down-weighted counts as "flagged as noisy".
 
@@ -64,7 +64,7 @@ def detection_scores(dropped_and_corrupted: int, dropped: int, corrupted: int) -
 
 
 def best_epoch(values) -> int:
-    """Index of the first maximum of ``values``, ignoring ``nan``."""
+    """Return the index of the first maximum of ``values``, ignoring ``nan``."""
     values = np.asarray(values, dtype=float)
     if values.size == 0 or np.all(np.isnan(values)):
         raise ValueError("best_epoch needs at least one recorded value that is not nan")

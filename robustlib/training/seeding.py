@@ -17,7 +17,7 @@ STREAMS = {
 
 
 def derive_seed(seed: int, stream: str, offset: int = 0) -> int:
-    """A 63-bit seed for ``stream`` derived from ``seed`` with NumPy's SeedSequence."""
+    """Derive a 63-bit seed for ``stream`` from ``seed`` with NumPy's SeedSequence."""
     if stream not in STREAMS:
         raise ValueError(f"unknown random stream {stream!r}; expected one of {sorted(STREAMS)}")
     sequence = np.random.SeedSequence([int(seed), STREAMS[stream] + int(offset)])
@@ -25,7 +25,7 @@ def derive_seed(seed: int, stream: str, offset: int = 0) -> int:
 
 
 def torch_generator(seed: int, stream: str, offset: int = 0) -> torch.Generator:
-    """A CPU ``torch.Generator`` seeded for ``stream``."""
+    """Return a CPU ``torch.Generator`` seeded for ``stream``."""
     generator = torch.Generator()
     generator.manual_seed(derive_seed(seed, stream, offset))
     return generator
