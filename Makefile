@@ -51,6 +51,7 @@ book: results
 
 benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/bench_methods.py
+	$(BIN)/python benchmarks/bench_methods.py --optimizer adam
 	$(BIN)/python benchmarks/bench_loop.py
 
 clean:
