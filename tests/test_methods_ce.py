@@ -7,7 +7,6 @@ import torch
 import torch.nn.functional as F
 
 from _toy import HAND_CE, ToyClassifier, hand_batch, run_step, toy_inputs
-from robustlib.methods.base import per_example_ce
 from robustlib.methods.ce import CrossEntropy, cross_entropy, reduce_kept
 
 
@@ -33,11 +32,6 @@ def test_ce_keeps_float64():
 def test_ce_upcasts_half():
     logits, targets = hand_batch(torch.bfloat16)
     assert cross_entropy(logits, targets).dtype == torch.float32
-
-
-def test_ce_matches_base_helper_float32():
-    logits, targets = hand_batch(torch.float32)
-    assert torch.equal(cross_entropy(logits, targets, reduction="none"), per_example_ce(logits, targets))
 
 
 def test_ce_matches_torch():

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from robustlib.methods import build_method
-from robustlib.methods.base import Method, StepOutput, mean_over, per_example_ce
+from robustlib.methods.base import Method, StepOutput
+from robustlib.methods.ce import per_example_cross_entropy, reduce_kept
 from robustlib.models import build_model
 from robustlib.noise import apply_noise
 from robustlib.training import SplitData, TrainSettings, fit
@@ -129,7 +130,8 @@ class OracleDrop(Method):
     def step(self, models, inputs, targets, index, *, generator):
         logits = models[0](**inputs)
         keep = ~self.corrupted[index]
-        return StepOutput(mean_over(per_example_ce(logits, targets), keep), logits.detach(), keep)
+        loss = reduce_kept(per_example_cross_entropy(logits, targets), "mean", torch.nonzero(keep).flatten())
+        return StepOutput(loss, logits.detach(), keep)
 
 
 def test_detection_of_a_perfect_detector(splits):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 
@@ -74,23 +73,3 @@ class Method:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.extra_repr()})"
-
-
-def per_example_ce(logits: Tensor, targets: Tensor) -> Tensor:
-    """``(B,)`` cross-entropy of each example, computed in float32 for stability."""
-    return F.cross_entropy(logits.float(), targets, reduction="none")
-
-
-def mean_over(values: Tensor, keep: Tensor | None) -> Tensor:
-    """Mean of ``values`` over the kept examples.
-
-    With ``keep`` None or all True this is exactly ``values.mean()``, the baseline's reduction,
-    so a selecting method that keeps everything reproduces the baseline bit for bit. With no
-    example kept it returns a zero that still carries a gradient graph.
-    """
-    if keep is None or bool(keep.all()):
-        return values.mean()
-    kept = values[keep]
-    if kept.numel() == 0:
-        return values.sum() * 0.0
-    return kept.mean()

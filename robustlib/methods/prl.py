@@ -10,18 +10,10 @@ is ``softmax(z) - onehot(y)``, so the norm needs no backward pass.
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from robustlib.methods.base import Method, StepOutput
 from robustlib.methods.ce import per_example_cross_entropy, reduce_kept
-from robustlib.methods.spl import (
-    check_noise_rate,
-    check_ramp_epochs,
-    drop_rate_at,
-    kept_mask,
-    lowest_indices,
-    num_kept,
-)
+from robustlib.methods.spl import TrimmedLossMethod, check_noise_rate, lowest_indices, num_kept
 
 
 def logit_gradient_norm(logits: Tensor, targets: Tensor) -> Tensor:
@@ -69,7 +61,7 @@ def _kept_by_norm(logits: Tensor, targets: Tensor, drop_rate: float) -> Tensor |
     return lowest_indices(logit_gradient_norm(logits, targets), count)
 
 
-class ProvablyRobustLearning(Method):
+class ProvablyRobustLearning(TrimmedLossMethod):
     """PRL-L (Liu et al., ICML 2021): drop the largest-gradient examples of each batch.
 
     Args:
@@ -83,31 +75,5 @@ class ProvablyRobustLearning(Method):
 
     name = "prl"
 
-    def __init__(self, *, noise_rate: float = 0.2, ramp_epochs: int = 0) -> None:
-        check_noise_rate(noise_rate)
-        check_ramp_epochs(ramp_epochs)
-        self.noise_rate = noise_rate
-        self.ramp_epochs = ramp_epochs
-        self.drop_rate = drop_rate_at(0, noise_rate=noise_rate, ramp_epochs=ramp_epochs)
-
-    def start_epoch(self, epoch: int) -> None:
-        self.drop_rate = drop_rate_at(epoch, noise_rate=self.noise_rate, ramp_epochs=self.ramp_epochs)
-
-    def step(
-        self,
-        models: list[nn.Module],
-        inputs: dict[str, Tensor],
-        targets: Tensor,
-        index: Tensor,
-        *,
-        generator: torch.Generator,
-    ) -> StepOutput:
-        logits = models[0](**inputs)
-        losses = per_example_cross_entropy(logits, targets)
-        kept = _kept_by_norm(logits, targets, self.drop_rate)
-        loss = reduce_kept(losses, "mean", kept)
-        selected = kept_mask(kept, losses.numel(), losses.device)
-        return StepOutput(loss=loss, logits=logits.detach(), selected=selected)
-
-    def extra_repr(self) -> str:
-        return f"noise_rate={self.noise_rate}, ramp_epochs={self.ramp_epochs}"
+    def kept_indices(self, logits: Tensor, targets: Tensor, losses: Tensor) -> Tensor | None:
+        return _kept_by_norm(logits, targets, self.drop_rate)

@@ -97,7 +97,48 @@ def self_paced_cross_entropy(
     return reduce_kept(losses, reduction, kept)
 
 
-class SelfPacedLearning(Method):
+class TrimmedLossMethod(Method):
+    """A method that averages cross-entropy over the part of each batch it keeps.
+
+    Subclasses choose which ``B - floor(r·B)`` examples to keep (``kept_indices``), where the
+    drop rate ``r`` follows ``drop_rate_at``. ``selected`` marks the kept examples.
+    """
+
+    def __init__(self, *, noise_rate: float = 0.2, ramp_epochs: int = 0) -> None:
+        check_noise_rate(noise_rate)
+        check_ramp_epochs(ramp_epochs)
+        self.noise_rate = noise_rate
+        self.ramp_epochs = ramp_epochs
+        self.drop_rate = drop_rate_at(0, noise_rate=noise_rate, ramp_epochs=ramp_epochs)
+
+    def start_epoch(self, epoch: int) -> None:
+        self.drop_rate = drop_rate_at(epoch, noise_rate=self.noise_rate, ramp_epochs=self.ramp_epochs)
+
+    def kept_indices(self, logits: Tensor, targets: Tensor, losses: Tensor) -> Tensor | None:
+        """Return the positions to keep, or None to keep the whole batch."""
+        raise NotImplementedError
+
+    def step(
+        self,
+        models: list[nn.Module],
+        inputs: dict[str, Tensor],
+        targets: Tensor,
+        index: Tensor,
+        *,
+        generator: torch.Generator,
+    ) -> StepOutput:
+        logits = models[0](**inputs)
+        losses = per_example_cross_entropy(logits, targets)
+        kept = self.kept_indices(logits, targets, losses)
+        loss = reduce_kept(losses, "mean", kept)
+        selected = kept_mask(kept, losses.numel(), losses.device)
+        return StepOutput(loss=loss, logits=logits.detach(), selected=selected)
+
+    def extra_repr(self) -> str:
+        return f"noise_rate={self.noise_rate}, ramp_epochs={self.ramp_epochs}"
+
+
+class SelfPacedLearning(TrimmedLossMethod):
     """Self-paced learning: mean cross-entropy over the lowest-loss examples of each batch.
 
     Args:
@@ -112,31 +153,5 @@ class SelfPacedLearning(Method):
 
     name = "spl"
 
-    def __init__(self, *, noise_rate: float = 0.2, ramp_epochs: int = 0) -> None:
-        check_noise_rate(noise_rate)
-        check_ramp_epochs(ramp_epochs)
-        self.noise_rate = noise_rate
-        self.ramp_epochs = ramp_epochs
-        self.drop_rate = drop_rate_at(0, noise_rate=noise_rate, ramp_epochs=ramp_epochs)
-
-    def start_epoch(self, epoch: int) -> None:
-        self.drop_rate = drop_rate_at(epoch, noise_rate=self.noise_rate, ramp_epochs=self.ramp_epochs)
-
-    def step(
-        self,
-        models: list[nn.Module],
-        inputs: dict[str, Tensor],
-        targets: Tensor,
-        index: Tensor,
-        *,
-        generator: torch.Generator,
-    ) -> StepOutput:
-        logits = models[0](**inputs)
-        losses = per_example_cross_entropy(logits, targets)
-        kept = lowest_indices(losses, num_kept(losses.numel(), self.drop_rate))
-        loss = reduce_kept(losses, "mean", kept)
-        selected = kept_mask(kept, losses.numel(), losses.device)
-        return StepOutput(loss=loss, logits=logits.detach(), selected=selected)
-
-    def extra_repr(self) -> str:
-        return f"noise_rate={self.noise_rate}, ramp_epochs={self.ramp_epochs}"
+    def kept_indices(self, logits: Tensor, targets: Tensor, losses: Tensor) -> Tensor | None:
+        return lowest_indices(losses, num_kept(losses.numel(), self.drop_rate))
