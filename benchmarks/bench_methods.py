@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from robustlib.experiment.provenance import cpu_model
 from robustlib.methods import build_method
 from robustlib.models import build_model
 from robustlib.study.profiles import get_profile
@@ -68,17 +69,6 @@ def random_texts(count: int, *, seed: int) -> list[str]:
     letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
     vocabulary = ["".join(rng.choice(letters, size=rng.integers(3, 9))) for _ in range(5000)]
     return [" ".join(rng.choice(vocabulary, size=rng.integers(3, 13))) for _ in range(count)]
-
-
-def cpu_model() -> str:
-    """Return the CPU model name from /proc/cpuinfo, or platform's guess elsewhere."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 class Case:
