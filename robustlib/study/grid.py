@@ -67,6 +67,8 @@ def execute_one(
     """
     import papermill
 
+    from robustlib.study.kernels import IPCKernelManager
+
     started = time.perf_counter()
     final = Path(run_dir)
     partial = final.parent / PARTIAL_DIR / f"{final.name}-{os.getpid()}"
@@ -78,6 +80,7 @@ def execute_one(
             str(partial / EXECUTED_NOTEBOOK),
             parameters={**parameters, "out_dir": str(partial), "data_home": data_home, "progress": False},
             kernel_name=kernel_name,
+            kernel_manager_class=IPCKernelManager,
             progress_bar=False,
             cwd=str(partial),
         )

@@ -41,6 +41,8 @@ def execute_results_notebook(
     """
     import papermill
 
+    from robustlib.study.kernels import IPCKernelManager
+
     runs_dir = Path(runs_dir).resolve()
     book_build = Path(book_build)
     book_build.mkdir(parents=True, exist_ok=True)
@@ -53,6 +55,7 @@ def execute_results_notebook(
             str(partial),
             parameters={"runs_dir": str(runs_dir), "profile_name": profile},
             kernel_name=kernel_name,
+            kernel_manager_class=IPCKernelManager,
             progress_bar=False,
             cwd=str(book_build),
         )
