@@ -29,22 +29,39 @@ def _command_data(args: argparse.Namespace) -> int:
 
 
 def _command_run(args: argparse.Namespace) -> int:
-    from robustlib.experiment import ExperimentConfig, run_experiment
+    from robustlib.experiment import ConfigError, ExperimentConfig, run_experiment
 
     values: dict = {}
     if args.config:
         values.update(json.loads(Path(args.config).read_text()))
     for item in args.set or []:
         if "=" not in item:
-            raise SystemExit(f"--set expects KEY=VALUE, got {item!r}")
+            raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
         key, text = item.split("=", 1)
         values[key] = _parse_value(text)
+    if args.profile:
+        values = _with_profile(args.profile, values)
     config = ExperimentConfig.from_parameters(values)
     metrics = run_experiment(
         config, args.out, data_home=args.data_home, progress=not args.no_progress, overwrite=args.overwrite
     )
     print(json.dumps(metrics, indent=2))
     return 0
+
+
+def _with_profile(name: str, values: dict) -> dict:
+    """Fill every value not given in ``values`` from a study profile's cell for the same run."""
+    from robustlib.study.profiles import get_profile
+
+    profile = get_profile(name)
+    method = values.get("method", "ce")
+    rate = values.get("noise_rate", profile.main_rate)
+    base = profile.config(method, rate, values.get("seed", 0)).to_parameters()
+    if "method_params" not in values and method in profile.method_params:
+        values = {**values, "method_params": dict(profile.method_params[method])}
+    if "method_params" in values:
+        base.pop("method_params")
+    return {**base, **values}
 
 
 def _command_grid(args: argparse.Namespace) -> int:
@@ -99,8 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run one experiment")
     run.add_argument("--config", help="JSON file with configuration values")
+    run.add_argument("--profile", help="start from a study profile's settings (default, smoke); "
+                     "--set and --config values replace them")
     run.add_argument("--set", action="append", metavar="KEY=VALUE",
-                     help="set one value, e.g. --set method=elr --set noise_rate=0.4 --set epochs=10")
+                     help="set one configuration key or training setting, e.g. --set method=elr "
+                     "--set noise_rate=0.4 --set epochs=10; values are parsed as JSON when they parse")
     run.add_argument("--out", required=True, help="results folder")
     run.add_argument("--overwrite", action="store_true", help="rerun even if the folder contains a complete result")
     run.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -136,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted; finished experiments are kept and a rerun resumes from them", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

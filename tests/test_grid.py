@@ -2,6 +2,8 @@
 
 import json
 
+import nbformat
+
 import pytest
 
 from robustlib.experiment import ExperimentConfig
@@ -23,6 +25,8 @@ def test_grid_runs_resumes_and_records_failures(tmp_path):
     assert list(first.failed) == [bad.run_name()]
     assert "no_such_option" in first.failed[bad.run_name()]
     assert is_run_complete(tmp_path / good.run_name())
+    executed = nbformat.read(tmp_path / good.run_name() / "experiment.ipynb", as_version=4)
+    assert executed.cells[0].source.startswith("# ce (defaults), symmetric 20%, seed 0\n")
     assert not (tmp_path / bad.run_name()).exists()
     assert not any((tmp_path / PARTIAL_DIR).glob("*"))
     assert (tmp_path / FAILED_DIR / bad.run_name() / "experiment.ipynb").is_file()

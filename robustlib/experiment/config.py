@@ -90,6 +90,12 @@ class ExperimentConfig:
             raise ConfigError(
                 f"split must be three fractions in (0, 1) summing to 1 (train, validation, test), got {self.split}"
             )
+        if not isinstance(self.noise_rate, (int, float)) or isinstance(self.noise_rate, bool):
+            raise ConfigError(f"noise_rate must be a number in [0, 1), got {self.noise_rate!r}")
+        for name in ("max_per_class", "num_threads"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+                raise ConfigError(f"{name} must be an integer or None, got {value!r}")
         if not 0 <= self.noise_rate < 1:
             raise ConfigError(f"noise_rate must be in [0, 1), got {self.noise_rate}")
         if self.noise == "none" and self.noise_rate != 0:
@@ -150,6 +156,13 @@ class ExperimentConfig:
     def from_parameters(cls, parameters: Mapping[str, Any]) -> "ExperimentConfig":
         """Inverse of ``to_parameters``: training settings may be given at top level."""
         train_names = {f.name for f in dataclasses.fields(TrainSettings)}
+        config_names = {f.name for f in dataclasses.fields(cls)} - {"train"}
+        unknown = sorted(set(parameters) - train_names - config_names)
+        if unknown:
+            raise ConfigError(
+                f"unknown parameter(s) {unknown}; configuration keys are {sorted(config_names)} "
+                f"and training settings are {sorted(train_names)}"
+            )
         values = {k: v for k, v in parameters.items() if k not in train_names}
         train = {k: v for k, v in parameters.items() if k in train_names}
         return cls.from_dict({**values, "train": train})

@@ -86,6 +86,7 @@ def execute_one(
         )
         if not store.is_complete(partial):
             raise RuntimeError(f"the notebook finished but wrote no {store.METRICS_FILE}")
+        _set_title(partial / EXECUTED_NOTEBOOK, parameters)
     except BaseException:
         failed = final.parent / FAILED_DIR / final.name
         shutil.rmtree(failed, ignore_errors=True)
@@ -101,6 +102,39 @@ def execute_one(
 
 def _as_list(data_home: str | Path | list) -> list:
     return list(data_home) if isinstance(data_home, (list, tuple)) else [data_home]
+
+
+def _set_title(path: Path, parameters: dict) -> None:
+    """Title an executed notebook after its run, so the book's appendix pages can be told apart."""
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    first = notebook.cells[0] if notebook.cells else None
+    if first is None or first.cell_type != "markdown" or not first.source.startswith("# "):
+        return
+    params = ", ".join(f"{key}={value}" for key, value in sorted(parameters["method_params"].items()))
+    title = (
+        f"# {parameters['method']} ({params or 'defaults'}), {parameters['noise']} "
+        f"{parameters['noise_rate']:.0%}, seed {parameters['seed']}"
+    )
+    first.source = "\n".join([title, *first.source.splitlines()[1:]])
+    nbformat.write(notebook, path)
+
+
+def _as_completed_or_interrupted(futures: dict):
+    """Yield futures as they complete; on Ctrl-C, cancel the pending ones and re-raise."""
+    try:
+        yield from concurrent.futures.as_completed(futures)
+    except KeyboardInterrupt:
+        running = sum(1 for future in futures if future.running())
+        for future in futures:
+            future.cancel()
+        logger.warning(
+            "interrupted: waiting for %d running experiment(s) to finish; finished ones are kept "
+            "and a rerun resumes from them",
+            running,
+        )
+        raise
 
 
 def default_workers() -> int:
@@ -180,7 +214,7 @@ def run_grid(
             for config in pending
         }
         bar = tqdm(total=len(futures), desc="experiments", disable=not progress, unit="run")
-        for future in concurrent.futures.as_completed(futures):
+        for future in _as_completed_or_interrupted(futures):
             name = futures[future]
             try:
                 seconds = future.result()

@@ -59,6 +59,19 @@ class TrainSettings:
     eval_batch_size: int = 1024
 
     def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "warmup_steps", "eval_batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ValueError(f"{name} must be an integer, got {value!r}")
+        for name in ("lr", "sparse_lr", "weight_decay", "grad_clip"):
+            value = getattr(self, name)
+            optional = name in ("sparse_lr", "grad_clip")
+            if (value is None and optional) or (isinstance(value, (int, float)) and not isinstance(value, bool)):
+                continue
+            raise ValueError(f"{name} must be a number{' or None' if optional else ''}, got {value!r}")
+        for name in ("optimizer", "schedule", "device"):
+            if not isinstance(getattr(self, name), str):
+                raise ValueError(f"{name} must be a string, got {getattr(self, name)!r}")
         if self.epochs < 1:
             raise ValueError(f"epochs must be at least 1, got {self.epochs}")
         if self.batch_size < 1:
