@@ -1,11 +1,11 @@
 """Time the training loop against a bare PyTorch loop, and one default CLINC150 run.
 
-Part 1 trains the fastText model with cross-entropy on CLINC150 (the default profile's split,
-20% symmetric noise, its optimizer settings) twice: once through ``robustlib.training.fit``
-and once through a plain loop written here that does the same work (same batches, same
-optimizers, the same per-epoch predictions on the validation, test and corrupted training
-examples) without the library's bookkeeping. The runs alternate, and the ratio of the medians
-is the loop's overhead.
+Part 1 trains the fastText model with cross-entropy on CLINC150 with 20% symmetric noise and
+the default profile's optimizer settings, twice: through ``robustlib.training.fit``, and through
+a plain loop written here. The plain loop does the same work (same batches, same optimizers,
+the same per-epoch predictions on the validation, test and corrupted training examples) without
+the library's bookkeeping. The runs alternate, and the ratio of the medians is the loop's
+overhead.
 
 Part 2 times ``run_experiment`` on the default profile's baseline configuration (ce, 20%
 noise, seed 0), data loading and encoding included.
@@ -68,7 +68,7 @@ def time_library(train, val, test, num_classes, settings) -> float:
 
 
 def time_bare(train, val, test, num_classes, settings) -> float:
-    """The same training and evaluation as ``fit`` for ce, written as a plain loop."""
+    """Time the same training and evaluation as ``fit`` does for ce, written as a plain loop."""
     model = build_model("fasttext", num_classes=num_classes, seed=0)
     sparse, dense = model.param_groups()
     optimizers = [

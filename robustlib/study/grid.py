@@ -105,7 +105,7 @@ def _as_list(data_home: str | Path | list) -> list:
 
 
 def _set_title(path: Path, parameters: dict) -> None:
-    """Title an executed notebook after its run, so the book's appendix pages can be told apart."""
+    """Title an executed notebook after its run, so that the book's appendix pages have distinct titles."""
     import nbformat
 
     notebook = nbformat.read(path, as_version=4)

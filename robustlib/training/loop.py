@@ -59,6 +59,10 @@ class TrainSettings:
     eval_batch_size: int = 1024
 
     def __post_init__(self) -> None:
+        self._check_types()
+        self._check_ranges()
+
+    def _check_types(self) -> None:
         for name in ("epochs", "batch_size", "warmup_steps", "eval_batch_size"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool):
@@ -72,6 +76,8 @@ class TrainSettings:
         for name in ("optimizer", "schedule", "device"):
             if not isinstance(getattr(self, name), str):
                 raise ValueError(f"{name} must be a string, got {getattr(self, name)!r}")
+
+    def _check_ranges(self) -> None:
         if self.epochs < 1:
             raise ValueError(f"epochs must be at least 1, got {self.epochs}")
         if self.batch_size < 1:
@@ -131,7 +137,7 @@ class SplitData:
 
 @dataclass
 class FitResult:
-    """What ``fit`` returns.
+    """Result of ``fit``: the per-epoch history and the test accuracies.
 
     Attributes:
         history: One dict per epoch (see ``fit`` for the keys).
