@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 @dataclass
 class StepOutput:
-    """What one training step of a method returns to the training loop.
+    """Result of one training step of a method, as the training loop receives it.
 
     Attributes:
         loss: Scalar to back-propagate. For methods with several networks it is the sum of

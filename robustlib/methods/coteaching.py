@@ -17,16 +17,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from robustlib.methods.base import Method, StepOutput
+from robustlib.methods.base import StepOutput
 from robustlib.methods.ce import per_example_cross_entropy, reduce_kept
-from robustlib.methods.spl import (
-    check_noise_rate,
-    check_ramp_epochs,
-    drop_rate_at,
-    kept_mask,
-    lowest_indices,
-    num_kept,
-)
+from robustlib.methods.spl import ScheduledDropRate, check_noise_rate, kept_mask, lowest_indices, num_kept
 
 
 def co_teaching_losses(
@@ -79,7 +72,7 @@ def _exchange(
     return loss_first, loss_second, kept_by_first, kept_by_second
 
 
-class CoTeaching(Method):
+class CoTeaching(ScheduledDropRate):
     """Co-teaching (Han et al., NeurIPS 2018) with two networks.
 
     Args:
@@ -99,16 +92,14 @@ class CoTeaching(Method):
     num_networks = 2
 
     def __init__(self, *, noise_rate: float = 0.2, ramp_epochs: int = 10) -> None:
-        check_noise_rate(noise_rate)
-        check_ramp_epochs(ramp_epochs)
-        self.noise_rate = noise_rate
-        self.ramp_epochs = ramp_epochs
-        self.forget_rate = drop_rate_at(0, noise_rate=noise_rate, ramp_epochs=ramp_epochs)
-
-    def start_epoch(self, epoch: int) -> None:
         # NOTE: the reference code's schedule, np.linspace(0, ε, T_k) over epochs 0 to T_k - 1,
         # reaches ε at epoch T_k - 1; ε·min(1, e / T_k) reaches it one epoch later.
-        self.forget_rate = drop_rate_at(epoch, noise_rate=self.noise_rate, ramp_epochs=self.ramp_epochs)
+        super().__init__(noise_rate=noise_rate, ramp_epochs=ramp_epochs)
+
+    @property
+    def forget_rate(self) -> float:
+        """The paper's name for the current drop rate ``r(e)``."""
+        return self.drop_rate
 
     def step(
         self,
@@ -129,5 +120,3 @@ class CoTeaching(Method):
         selected = kept_mask(kept_by_second, targets.numel(), logits_first.device)
         return StepOutput(loss=loss_first + loss_second, logits=logits_first.detach(), selected=selected)
 
-    def extra_repr(self) -> str:
-        return f"noise_rate={self.noise_rate}, ramp_epochs={self.ramp_epochs}"

@@ -97,14 +97,14 @@ def self_paced_cross_entropy(
     return reduce_kept(losses, reduction, kept)
 
 
-class TrimmedLossMethod(Method):
-    """A method that averages cross-entropy over the part of each batch it keeps.
+class ScheduledDropRate(Method):
+    """A method that drops a share ``drop_rate`` of each batch, following ``drop_rate_at``.
 
-    Subclasses choose which ``B - floor(r·B)`` examples to keep (``kept_indices``), where the
-    drop rate ``r`` follows ``drop_rate_at``. ``selected`` marks the kept examples.
+    Subclasses declare their own keyword defaults in ``__init__`` (the registry reads them) and
+    pass them on.
     """
 
-    def __init__(self, *, noise_rate: float = 0.2, ramp_epochs: int = 0) -> None:
+    def __init__(self, *, noise_rate: float, ramp_epochs: int) -> None:
         check_noise_rate(noise_rate)
         check_ramp_epochs(ramp_epochs)
         self.noise_rate = noise_rate
@@ -113,6 +113,20 @@ class TrimmedLossMethod(Method):
 
     def start_epoch(self, epoch: int) -> None:
         self.drop_rate = drop_rate_at(epoch, noise_rate=self.noise_rate, ramp_epochs=self.ramp_epochs)
+
+    def extra_repr(self) -> str:
+        return f"noise_rate={self.noise_rate}, ramp_epochs={self.ramp_epochs}"
+
+
+class TrimmedLossMethod(ScheduledDropRate):
+    """A method that averages cross-entropy over the part of each batch it keeps.
+
+    Subclasses choose which ``B - floor(r·B)`` examples to keep (``kept_indices``), where the
+    drop rate ``r`` follows ``drop_rate_at``. ``selected`` marks the kept examples.
+    """
+
+    def __init__(self, *, noise_rate: float = 0.2, ramp_epochs: int = 0) -> None:
+        super().__init__(noise_rate=noise_rate, ramp_epochs=ramp_epochs)
 
     def kept_indices(self, logits: Tensor, targets: Tensor, losses: Tensor) -> Tensor | None:
         """Return the positions to keep, or None to keep the whole batch."""
@@ -134,8 +148,6 @@ class TrimmedLossMethod(Method):
         selected = kept_mask(kept, losses.numel(), losses.device)
         return StepOutput(loss=loss, logits=logits.detach(), selected=selected)
 
-    def extra_repr(self) -> str:
-        return f"noise_rate={self.noise_rate}, ramp_epochs={self.ramp_epochs}"
 
 
 class SelfPacedLearning(TrimmedLossMethod):
