@@ -79,7 +79,7 @@ def test_fasttext_run_writes_results(tmp_path, method):
     assert provenance["dataset"]["name"] == "clinc150"
     assert len(provenance["dataset"]["checksum"]) == 64
     assert provenance["packages"]["torch"].startswith("2.")
-    # 4 examples per class, 150 classes: the train split holds the rest after 1 + 1 held out.
+    # 4 examples per class, 150 classes: the train split gets the rest after 1 + 1 held out.
     assert metrics["num_train"] + metrics["num_val"] + metrics["num_test"] == 600
     assert 0.15 <= metrics["realised_train_noise_rate"] <= 0.25
 

@@ -9,7 +9,7 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Taxonomy:
-    """Where each class sits in a category tree.
+    """Position of each class in a category tree.
 
     Attributes:
         paths: One tuple per class, from the root to the class itself, for example
@@ -59,7 +59,7 @@ class TextDataset:
         return len(self.texts)
 
     def subset(self, positions: np.ndarray) -> "TextDataset":
-        """The examples at ``positions`` (int array), keeping their ids and the class list."""
+        """Return the examples at ``positions`` (int array), keeping their ids and the class list."""
         positions = np.asarray(positions, dtype=np.int64)
         return TextDataset(
             name=self.name,

@@ -1,4 +1,4 @@
-"""Where and with what an experiment ran: versions, commit, hardware."""
+"""Provenance of an experiment: package versions, commit, hardware."""
 
 from __future__ import annotations
 

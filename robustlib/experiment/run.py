@@ -77,7 +77,7 @@ def run_experiment(
         out_dir: The results folder; created if missing.
         data_home: Where datasets are found or cached (see ``robustlib.data.data_home``).
         progress: Show tqdm bars.
-        overwrite: Rerun even when ``out_dir`` holds a complete result of the same
+        overwrite: Rerun even when ``out_dir`` contains a complete result of the same
             configuration. A complete result of another configuration always raises.
 
     Returns:
@@ -90,7 +90,7 @@ def run_experiment(
         stored = store.read_json(out_dir / "config.json")
         if stored != json.loads(json.dumps(config.to_dict())):
             raise ConfigError(
-                f"{out_dir} already holds a complete result of another configuration; choose another folder"
+                f"{out_dir} already contains a complete result of another configuration; choose another folder"
             )
         if not overwrite:
             logger.info("%s is complete; skipping (pass overwrite=True to rerun)", out_dir)

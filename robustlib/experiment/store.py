@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-# Written last: a folder holding it holds a complete result.
+# Written last, so a folder that contains it contains a complete result.
 METRICS_FILE = "metrics.json"
 
 

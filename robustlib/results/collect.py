@@ -22,7 +22,7 @@ def collect_runs(runs_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         ``method``, ``noise_rate``, ``seed`` and every per-epoch value.
 
     Raises:
-        FileNotFoundError: when ``runs_dir`` holds no complete run.
+        FileNotFoundError: when ``runs_dir`` contains no complete run.
     """
     runs_dir = Path(runs_dir)
     rows, epochs = [], []

@@ -17,7 +17,7 @@ def _at_rate(frame: pd.DataFrame, rate: float) -> pd.DataFrame:
 
 
 def _band(ax, history: pd.DataFrame, column: str, label: str, **style) -> None:
-    """Mean over seeds per epoch as a line, ± one std as a band."""
+    """Draw the mean over seeds per epoch as a line and ± one std as a band."""
     stats = history.groupby("epoch")[column].agg(["mean", "std"]) * 100
     line = ax.plot(stats.index, stats["mean"], label=label, **style)[0]
     ax.fill_between(stats.index, stats["mean"] - stats["std"].fillna(0), stats["mean"] + stats["std"].fillna(0),
@@ -26,7 +26,7 @@ def _band(ax, history: pd.DataFrame, column: str, label: str, **style) -> None:
 
 
 def baseline_curves(history: pd.DataFrame, *, rate: float):
-    """Baseline's validation accuracy on non-corrupted examples per epoch, clean vs noisy."""
+    """Plot the baseline's validation accuracy on non-corrupted examples per epoch, clean vs noisy."""
     fig, ax = plt.subplots(figsize=(6.4, 4))
     baseline = history[history["method"] == "ce"]
     _band(ax, _at_rate(baseline, 0.0), "val_clean_subset_accuracy", "clean labels")
@@ -39,23 +39,36 @@ def baseline_curves(history: pd.DataFrame, *, rate: float):
     return fig
 
 
-def method_curves(history: pd.DataFrame, *, rate: float, methods: tuple[str, ...]):
-    """Every method's validation accuracy on non-corrupted examples per epoch under noise."""
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+def _per_method_bands(history: pd.DataFrame, *, rate: float, methods: tuple[str, ...], column: str,
+                      ylabel: str, title: str, width: float = 7.0):
+    """Plot ``column`` per epoch under noise ``rate``, one band per method, the baseline in black."""
+    fig, ax = plt.subplots(figsize=(width, 4.5))
     noisy = _at_rate(history, rate)
     for method in methods:
         style = {"color": "black", "linewidth": 2.5} if method == "ce" else {}
-        _band(ax, noisy[noisy["method"] == method], "val_clean_subset_accuracy", METHOD_LABELS.get(method, method), **style)
-    ax.set(xlabel="epoch", ylabel="validation accuracy, non-corrupted examples [%]",
-           title=f"All methods, {round(rate * 100)}% symmetric noise")
+        _band(ax, noisy[noisy["method"] == method], column, METHOD_LABELS.get(method, method), **style)
+    ax.set(xlabel="epoch", ylabel=ylabel, title=title)
     ax.legend(fontsize=8, ncol=2)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
 
 
+def method_curves(history: pd.DataFrame, *, rate: float, methods: tuple[str, ...]):
+    """Plot every method's validation accuracy on non-corrupted examples per epoch under noise."""
+    return _per_method_bands(
+        history,
+        rate=rate,
+        methods=methods,
+        column="val_clean_subset_accuracy",
+        ylabel="validation accuracy, non-corrupted examples [%]",
+        title=f"All methods, {round(rate * 100)}% symmetric noise",
+        width=7.5,
+    )
+
+
 def noise_sweep(runs: pd.DataFrame, *, methods: tuple[str, ...], metric: str = "final_test_accuracy"):
-    """Test accuracy against noise rate, one line per method (mean over the seeds present)."""
+    """Plot test accuracy against noise rate, one line per method (mean over the seeds present)."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for method in methods:
         stats = runs[runs["method"] == method].groupby("noise_rate")[metric].mean() * 100
@@ -70,22 +83,19 @@ def noise_sweep(runs: pd.DataFrame, *, methods: tuple[str, ...], metric: str = "
 
 
 def memorisation(history: pd.DataFrame, *, rate: float, methods: tuple[str, ...]):
-    """Share of corrupted training examples predicted as their noisy label, per epoch."""
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    noisy = _at_rate(history, rate)
-    for method in methods:
-        style = {"color": "black", "linewidth": 2.5} if method == "ce" else {}
-        _band(ax, noisy[noisy["method"] == method], "train_corrupted_noisy_share", METHOD_LABELS.get(method, method), **style)
-    ax.set(xlabel="epoch", ylabel="corrupted training examples\npredicted as their noisy label [%]",
-           title="Memorisation of the wrong labels")
-    ax.legend(fontsize=8, ncol=2)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return fig
+    """Plot the share of corrupted training examples predicted as their noisy label, per epoch."""
+    return _per_method_bands(
+        history,
+        rate=rate,
+        methods=methods,
+        column="train_corrupted_noisy_share",
+        ylabel="corrupted training examples\npredicted as their noisy label [%]",
+        title="Memorisation of the wrong labels",
+    )
 
 
 def detection(history: pd.DataFrame, *, rate: float, methods: tuple[str, ...] = SELECTING_METHODS):
-    """Precision and recall of the selecting methods' dropped examples as noise detectors."""
+    """Plot precision and recall of the selecting methods' dropped examples as noise detectors."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
     noisy = _at_rate(history, rate)
     for method in methods:
@@ -105,7 +115,7 @@ def detection(history: pd.DataFrame, *, rate: float, methods: tuple[str, ...] = 
 
 
 def early_stopping(runs: pd.DataFrame, *, rate: float, methods: tuple[str, ...]):
-    """Final-model and best-validation-epoch test accuracy per method under noise."""
+    """Plot final-model and best-validation-epoch test accuracy per method under noise."""
     noisy = _at_rate(runs, rate)
     stats = noisy.groupby("method")[["final_test_accuracy", "best_test_accuracy"]].mean().reindex(list(methods)) * 100
     fig, ax = plt.subplots(figsize=(8, 4))

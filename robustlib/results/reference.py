@@ -1,8 +1,9 @@
 """The original study's published numbers, for side-by-side comparison.
 
 Source: the marketplace's 2023 engineering write-up on training a category classifier under
-label noise (Table 1): test accuracy in percent, mean ± standard deviation over 5 seeds, of a
-fine-tuned language model on 1.3M offers of one department, clean and with 20% symmetric noise.
+label noise, Table 1. It gives test accuracy in percent, mean ± standard deviation over 5 seeds,
+of a fine-tuned language model on 1.3M offers of one department, clean and with 20% symmetric
+noise.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ PUBLISHED_TABLE_1 = {
 
 
 def published_table() -> pd.DataFrame:
-    """The published Table 1 with differences to the published baseline, in points."""
+    """Return the published Table 1 with differences to the published baseline, in points."""
     frame = pd.DataFrame.from_dict(
         PUBLISHED_TABLE_1, orient="index", columns=["clean_mean", "clean_std", "noisy_mean", "noisy_std"]
     )

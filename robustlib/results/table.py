@@ -96,14 +96,17 @@ def format_table_one(table: pd.DataFrame, *, rate: float) -> pd.DataFrame:
 
 
 def style_table_one(table: pd.DataFrame, *, rate: float):
-    """A pandas Styler of ``format_table_one``: better cells blue, worse cells red."""
+    """Style ``format_table_one`` as a pandas Styler: better cells blue, worse cells red."""
     shown = format_table_one(table, rate=rate)
     colours = {"better": "color: #1f5fbf; font-weight: bold", "worse": "color: #c0392b", "same": ""}
     noisy_header = shown.columns[1]
 
     def colour(column: pd.Series) -> list[str]:
-        condition = "clean" if column.name == "clean" else "noisy" if column.name == noisy_header else None
-        if condition is None:
+        if column.name == "clean":
+            condition = "clean"
+        elif column.name == noisy_header:
+            condition = "noisy"
+        else:
             return [""] * len(column)
         marks = zip(table.index, table[f"{condition}_mark"])
         return ["" if method == "ce" else colours[m] for method, m in marks]

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 # One stream per consumer, so that adding randomness in one place (a second network, mixup's
-# draws) never shifts the numbers another consumer sees.
+# draws) never shifts the numbers another consumer draws.
 STREAMS = {
     "noise": 0,
     "shuffle": 1,
